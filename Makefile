@@ -1,0 +1,49 @@
+# Two commands do all set-up on a fresh machine with Python 3.11:
+#   make book   -- builds the website into _build/html
+#   make test   -- runs every test (CI runs exactly this)
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export OMP_NUM_THREADS ?= 1
+export PYTHONHASHSEED := 0
+MATHJAX_VERSION := 3.2.2
+MATHJAX := book/_static/mathjax/tex-chtml.js
+JOBS ?= 2
+
+.PHONY: book test test-fast release lab grade clean clean-cache
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+# MathJax is served from the site (no CDN): fetched once from the npm registry.
+$(MATHJAX):
+	rm -rf _build/npm && mkdir -p _build/npm book/_static/mathjax
+	cd _build/npm && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null && tar -xzf mathjax-$(MATHJAX_VERSION).tgz
+	cd _build/npm/package/es5 && cp -r tex-chtml.js a11y input output ui sre $(CURDIR)/book/_static/mathjax/
+
+# The website. Strict: a cell error, a warning or a broken reference fails the build.
+book: $(VENV)/.installed $(MATHJAX)
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+
+test: book
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -n $(JOBS) -m "not slow"
+
+# Regenerate exercises/ (the student release) from solutions/ after editing a source notebook.
+release: $(VENV)/.installed
+	for a in $$(ls solutions); do $(BIN)/nbgrader generate_assignment $$a --force --db sqlite:///_build/release-gradebook.db || exit 1; done
+
+# JupyterLab on the released exercises, with nbgrader's assignment list and Validate extensions.
+lab: $(VENV)/.installed
+	cd exercises && ../$(BIN)/jupyter lab
+
+clean:
+	rm -rf _build
+clean-cache:
+	rm -rf _build/.jupyter_cache
