@@ -909,6 +909,9 @@ def test_every_mistake_gets_a_hint(check, label, fn):
     ("check_early_stopping", lambda v, pt, min_delta=0.0: _es_counter(v, pt, min_delta, stop_when=">"),
      "off by one"),
     ("check_early_stopping", lambda v, pt, min_delta=0.0: _es_counter(v, pt, min_delta, base=1), "0-based"),
+    ("check_early_stopping", _es_never_none, "return None"),
+    ("check_dropout_forward", _dropout_one_mask_per_batch, "same mask"),
+    ("check_distillation_loss", _kd_grad_missing_1_over_T, "chain rule"),
     ("check_early_stopping", lambda v, pt, min_delta=0.0: _es_counter(v, pt, min_delta, strict=False), "strict"),
     ("check_early_stopping", lambda v, pt, min_delta=0.0: _es_counter(v, pt, min_delta, ignore_delta=True),
      "min_delta"),
@@ -919,12 +922,16 @@ def test_messages_name_the_mistake(check, fn, words):
     assert "case" in msg or "reproducibility" in msg
 
 
+def _type_error(z):
+    return z + "1"
+
+
 def test_messages_are_actionable():
     msg = assert_rejects(chk.check_cross_entropy, _ce_sum, name="cross_entropy")
     assert "case 1 of" in msg and "expected" in msg and "got" in msg and "hint:" in msg
     msg = assert_rejects(chk.check_early_stopping, _stub)
     assert "not implemented yet" in msg
-    msg = assert_rejects(chk.check_softmax, lambda z: z + "1")
+    msg = assert_rejects(chk.check_softmax, _type_error)
     assert "TypeError" in msg and "at line" in msg
     msg = assert_rejects(chk.check_early_stopping, lambda v, pt, min_delta=0.0: _es_counter(v, pt, stop_when=">"))
     assert "val_losses = [" in msg and "expected (stop_epoch, best_epoch)" in msg

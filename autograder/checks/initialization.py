@@ -23,13 +23,14 @@ another order or in float32), so it is judged by what it must get right:
 
 False rejects.  For a correct solution each statistic is a random variable
 (over the streams a correct solution may draw); Z = 6.5 and KS_T = 3.3 are
-chosen so that each test wrongly fails with probability below 2e-9
-(normal mean: exact; normal std: chi-square, exact; uniform mean and std:
-Bernstein's inequality; reaching the bound: (1 - 23/n)^n < 1.1e-10; KS:
-the Dvoretzky-Kiefer-Wolfowitz-Massart inequality, 2 exp(-2 KS_T^2) < 7e-10).
-With at most 6 cases of 4 such tests a check wrongly rejects a correct
-solution with probability below 5e-8.  ``tests/test_initialization.py``
-recomputes these bounds for every case.
+chosen so that each test wrongly fails with probability below 3e-9:
+normal mean: exact; normal std: chi-square, exact; uniform mean: Chernoff,
+U(-b, b) being strictly sub-Gaussian; uniform std: Bernstein's inequality;
+reaching the bound: (1 - 23/n)^n < 1.1e-10; KS: the Dvoretzky-Kiefer-
+Wolfowitz-Massart inequality, 2 exp(-2 KS_T^2) < 7e-10.  With at most 6
+cases of at most 4 such tests, a check wrongly rejects a correct solution
+with probability below 1e-7.  ``tests/test_initialization.py`` recomputes
+these bounds for every case.
 
 Orthogonal matrices are checked exactly (W W^T = gain^2 I, to 1e-4 gain^2).
 """
@@ -204,11 +205,20 @@ def distribution_stats(w, kind, scale):
 
 
 def _diagnose(rms, sigma, tol, alternatives):
-    """The hint of the alternative std that explains the observed std, if exactly one does."""
+    """The hints of the mistakes whose std explains the observed one, closest first ("" if none does).
+
+    Several mistakes can give the same std (a missing gain of sqrt(2) and a missing factor 2 in the
+    variance do), so every match is listed.
+    """
+    found = []
     for alt_sigma, hint in alternatives:
         if alt_sigma > 0 and abs(alt_sigma / sigma - 1.0) > 3 * tol and abs(rms / alt_sigma - 1.0) <= 2 * tol:
-            return hint
-    return None
+            found.append((abs(_math.log(rms / alt_sigma)), hint))
+    hints = []
+    for _, hint in sorted(found, key=lambda pair: pair[0]):
+        if hint not in hints:
+            hints.append(hint)
+    return "\n  or: ".join(hints)
 
 
 def _draw(name, fn, at, shape, seed, kwargs):
@@ -526,3 +536,33 @@ def check_orthogonal(orthogonal, visible_only=False):
             f"{name}: {side} is not gain**2 * I ({at})\n"
             f"  largest error |{side} - gain**2 I| = {_core.fmt(err)}  (tolerance {_core.fmt(ORTHO_RTOL * gain * gain)})\n"
             f"  hint: {hint}")
+
+
+# ---------------------------------------------------------------- quiz
+ZERO_INIT_CHOICES = {
+    "a": "every gradient is exactly zero, so no weight or bias can ever change",
+    "b": "the hidden units of a layer compute the same output and get the same update, so they stay "
+         "identical and the layer acts like a single unit",
+    "c": "the gradients explode in the first step",
+    "d": "the network learns normally but overfits more",
+}
+
+
+def check_quiz_zero_init(answer):
+    """What goes wrong when every weight starts at zero (multiple choice, one letter)."""
+    if isinstance(answer, str):
+        answer = answer.strip().strip("()").lower()
+    _core.check_answer(
+        "zero_init", answer, "b",
+        hint="picture two hidden units with identical incoming and outgoing weights: compare their outputs, "
+             "then the gradients backpropagation gives them. (Biases and, with a sigmoid, some weights do "
+             "still move, so not every gradient is zero.)")
+
+
+def check_quiz_he_std(answer):
+    """The standard deviation of he_normal for a conv kernel (64, 32, 3, 3), relu, fan_in."""
+    _core.check_answer(
+        "he_std", answer, ref.calculate_gain("relu") / _math.sqrt(ref.fans((64, 32, 3, 3))[0]),
+        hint="fan_in counts every input of one output unit: C_in * kh * kw; then std = sqrt(2 / fan_in). "
+             "Give at least three significant digits.",
+        rtol=1e-3, atol=0)

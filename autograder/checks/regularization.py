@@ -222,7 +222,7 @@ def _check_identity(name, x, out, mask, at, p, train):
 def _check_training(name, x, p, out, mask, at):
     scale = 1.0 / (1.0 - p)
     dist = _minimum(_abs(mask), _abs(mask - scale))
-    if (dist > 1e-5 * scale).any():
+    if (~(dist <= 1e-5 * scale)).any():  # written so that a nan counts as wrong
         vals = np.unique(np.round(mask, 6))[:4]
         shown = ", ".join(_core.fmt(v) for v in vals)
         zero_one = bool(np.all(_minimum(_abs(mask), _abs(mask - 1.0)) < 1e-6))
@@ -240,6 +240,11 @@ def _check_training(name, x, p, out, mask, at):
             f"  some values found: {shown}\n  hint: {hint}")
     _core.assert_close(name, "out", x * mask, out, at, rtol=1e-5, atol=1e-8,
                        hint="out must be x * mask (the mask already holds the 1/(1-p) scale).")
+    flat = mask.reshape(mask.shape[0], -1)
+    if flat.shape[0] > 1 and all(_array_equal(flat[0], flat[i]) for i in range(1, flat.shape[0])):
+        raise AssertionError(
+            f"{name}: every sample in the batch got the same mask ({at})\n"
+            "  hint: draw one random number per entry of x (shape x.shape), not one per feature.")
     n = mask.size
     rate = float(_mean(_abs(mask) < 1e-5 * scale))  # dropped entries, allowing float32 rounding
     tol = 5.0 * float(_sqrt(p * (1.0 - p) / n)) + 0.005
@@ -251,11 +256,6 @@ def _check_training(name, x, p, out, mask, at):
         raise AssertionError(
             f"{name}: {rate:.1%} of the entries were dropped, expected about p = {p:.0%} "
             f"(within {tol:.1%}) ({at})\n  hint: {hint}")
-    flat = mask.reshape(mask.shape[0], -1)
-    if flat.shape[0] > 1 and all(_array_equal(flat[0], flat[i]) for i in range(1, flat.shape[0])):
-        raise AssertionError(
-            f"{name}: every sample in the batch got the same mask ({at})\n"
-            "  hint: draw one random number per entry of x (shape x.shape), not one per feature.")
 
 
 def _check_uses_rng(name, fn):
@@ -322,7 +322,9 @@ def check_dropout_backward(dropout_forward, dropout_backward, visible_only=False
         def f(z):
             return _dropout_call("dropout_forward", dropout_forward, at, z, p, seed, train)[0]
 
-        expected = gradcheck.numerical_gradient_array(f, x.copy(), dout)
+        # out is linear in x for a fixed mask, so centred differences are exact for any step: a large one
+        # keeps float32 forward passes from drowning the difference in rounding
+        expected = gradcheck.numerical_gradient_array(f, x.copy(), dout, h=0.5)
         dx = _core.call(name, dropout_backward, at, dout, mask)
         _core.assert_close(
             name, "dx", expected, dx, at, rtol=1e-5, atol=1e-7,
@@ -355,7 +357,7 @@ def _softmax_cases():
 def check_softmax(softmax, visible_only=False):
     """softmax(logits) over the last axis, stable for logits of any size."""
     _core.run_elementwise(
-        "softmax", softmax, ref.softmax, _softmax_cases(), visible_only, rtol=1e-5, atol=1e-9,
+        "softmax", softmax, ref.softmax, _softmax_cases(), visible_only, rtol=1e-4, atol=1e-7,
         hint="normalise each row (axis=-1, keepdims=True), and subtract the row maximum before exp: "
              "exp(1000) overflows, exp(z - max) never does.")
 
@@ -424,7 +426,7 @@ def check_cross_entropy(cross_entropy, visible_only=False):
         loss = _scalar(name, "the loss", loss, at)
         _core.assert_close(name, "the loss", exp_loss, loss, at, rtol=1e-4, atol=1e-4,
                            hint=_hint(_ce_loss_hint, loss, logits, y, eps))
-        _core.assert_close(name, "dlogits", exp_grad, grad, at, rtol=1e-4, atol=1e-6,
+        _core.assert_close(name, "dlogits", exp_grad, grad, at, rtol=1e-4, atol=2e-5,
                            hint=_hint(_ce_grad_hint, grad, logits, y, eps))
     c = _ce_cases()[1]
     _core.assert_inputs_unchanged(name, cross_entropy, *c.args)
@@ -532,11 +534,15 @@ def check_distillation_loss(distillation_loss, visible_only=False):
                 if _near(loss, value) and not _near(value, exp_loss):
                     hint = h
                     break
-        _core.assert_close(name, "the loss", exp_loss, loss, at, rtol=1e-4, atol=1e-6, hint=hint)
+        _core.assert_close(name, "the loss", exp_loss, loss, at, rtol=1e-4, atol=1e-4, hint=hint)
         ghint = "dz = alpha * T * (softmax(z/T) - softmax(t/T)) / N + (1 - alpha) * (softmax(z) - one_hot(y)) / N."
-        if _near(grad, exp_grad / T / T):
-            ghint = "the soft part of the gradient is alpha * T * (s - p) / N: the T**2 of the loss times the 1/T of z/T."
-        _core.assert_close(name, "dstudent", exp_grad, grad, at, rtol=1e-4, atol=1e-7, hint=ghint)
+        soft = (ref.softmax(z / T) - ref.softmax(t / T)) / z.shape[0]
+        hard = ref.cross_entropy(z, y)[1]
+        if T != 1 and (_near(grad, alpha * T * T * soft + (1 - alpha) * hard) or
+                       _near(grad, alpha * soft + (1 - alpha) * hard)):
+            ghint = ("the soft part of the gradient is alpha * T * (s - p) / N: the T**2 of the loss times "
+                     "the 1/T that the chain rule brings from z / T.")
+        _core.assert_close(name, "dstudent", exp_grad, grad, at, rtol=1e-4, atol=1e-5, hint=ghint)
     c = _kd_cases()[0]
     _core.assert_inputs_unchanged(name, distillation_loss, *c.args)
 
@@ -602,6 +608,9 @@ def _es_hint(got, expected, losses, patience, min_delta):
     if gs is not None and es is not None and gs == es - 1:
         return ("off by one: only epochs that do not improve count; the stop comes patience epochs "
                 "after the last improvement.")
+    if es is None and gs is not None:
+        return ("if the count never reaches patience, training runs to the end: return None as stop_epoch "
+                "(and the last improving epoch as best_epoch).")
     if min_delta > 0 and got == ref.early_stopping(losses, patience, 0.0):
         return "an improvement must beat the best by more than min_delta: loss[e] < best - min_delta."
     if got == _early_stopping_ties_improve(losses, patience, min_delta):

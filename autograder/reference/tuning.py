@@ -193,8 +193,9 @@ def expected_improvement(mu, sigma, best, xi=0.0):
     imp = best - mu - xi
     pos = sigma > 0
     safe = np.where(pos, sigma, 1.0)  # no division by zero; those entries are overwritten below
-    z = imp / safe
-    ei = imp * stats.norm.cdf(z) + safe * stats.norm.pdf(z)
+    with np.errstate(over="ignore", under="ignore"):  # tiny sigma: z = +-inf gives Phi in {0, 1}, phi = 0
+        z = imp / safe
+        ei = imp * stats.norm.cdf(z) + safe * stats.norm.pdf(z)
     return np.where(pos, ei, 0.0)
 
 
