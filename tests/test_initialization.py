@@ -854,3 +854,28 @@ def test_quiz_he_std_accepts(answer):
                                     math.sqrt(2 / 576), 2 / 288, 2 / math.sqrt(288)])
 def test_quiz_he_std_rejects(answer):
     assert_rejects(chk.check_quiz_he_std, answer, name="he_std")
+
+
+# ------------------------------------------------------------ claims the book makes
+def test_torch_linear_default_is_a_third_of_lecun():
+    """Book: nn.Linear's default weight is U(-1/sqrt(fan_in), 1/sqrt(fan_in)), variance 1/(3 fan_in)."""
+    torch.manual_seed(0)
+    w = torch.nn.Linear(400, 300).weight.detach().numpy()
+    assert np.abs(w).max() <= 1 / math.sqrt(400)
+    assert np.abs(w).max() > (1 - 23 / w.size) / math.sqrt(400)
+    assert w.var() == pytest.approx(1 / (3 * 400), rel=6 * math.sqrt(0.8 / w.size))
+
+
+def test_tanh_gain_fixed_point():
+    """Book: q <- gain^2 E[tanh(sqrt(q) z)^2] goes to 0 with gain 1 and settles near 1.2 with gain 5/3."""
+    z, wz = np.polynomial.hermite_e.hermegauss(80)
+    wz = wz / wz.sum()  # Gauss-Hermite quadrature for z ~ N(0, 1)
+
+    def iterate(gain, steps):
+        q = 1.0
+        for _ in range(steps):
+            q = gain ** 2 * np.sum(wz * np.tanh(np.sqrt(q) * z) ** 2)
+        return q
+
+    assert iterate(1.0, 2000) < 1e-3
+    assert iterate(5 / 3, 200) == pytest.approx(1.18, abs=0.01)
