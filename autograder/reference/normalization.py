@@ -76,7 +76,8 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, train=True, 
     r"""Batch normalization: one mean and variance per channel, over the batch (and space).
 
     train: $\hat x = (x - \mu_B)/\sqrt{\sigma_B^2 + \epsilon}$ with biased $\sigma_B^2$ over N (and H, W);
-    running stats $\leftarrow (1 - m)\,\text{old} + m\,\text{batch}$, the variance unbiased ($\times\,n/(n-1)$).
+    running stats <- (1 - momentum) * old + momentum * batch, with the batch variance made
+    unbiased ($\times\,n/(n-1)$, n entries per channel) for the running average only.
     eval: the running statistics replace the batch ones.  out = gamma * x_hat + beta.
     x: (N, C) or (N, C, H, W) (any (N, C, ...)); gamma, beta, running_mean, running_var: (C,).
     torch: ``F.batch_norm(x, running_mean, running_var, gamma, beta, train, momentum, eps)``,
@@ -245,9 +246,9 @@ def weight_norm(v, g):
 def weight_norm_backward(dw, v, g):
     r"""Gradients of :func:`weight_norm` given dw = dL/dw.
 
-    $\partial L/\partial g = \langle \text{dw}, v\rangle / \lVert v\rVert$;
-    $\partial L/\partial v = \frac{g}{\lVert v\rVert}\big(\text{dw} - \frac{\partial L}{\partial g}\,\frac{v}{\lVert v\rVert}\big)$
-    -- the part of dw along v is removed, since the length of v does not matter.
+    $\partial L/\partial g = \langle \text{dw}, u\rangle$ and
+    $\partial L/\partial v = \frac{g}{\lVert v\rVert}\big(\text{dw} - \frac{\partial L}{\partial g}\, u\big)$
+    with $u = v/\lVert v\rVert$: the part of dw along v is removed, since the length of v does not matter.
     Returns (dv, dg) shaped like v and g.
     """
     v, dw = _f64(v), _f64(dw)
