@@ -455,6 +455,14 @@ def _torch_schedule(make, lr0):
     return rate
 
 
+def _restarts_float32(t, lr0, T_0, T_mult, lr_min):
+    start, period = 0, T_0
+    while t >= start + period:
+        start, period = start + period, period * T_mult
+    phase = np.float32((t - start) / period)
+    return np.float32(lr_min) + np.float32(lr0 - lr_min) * (1 + np.cos(np.float32(np.pi) * phase)) / 2
+
+
 SCHEDULE_VARIANTS = [(f"check_{n}", "reference", f) for n, f in ref.SCHEDULES.items()] + [
     ("check_step_decay", "loop over milestones",
      lambda t, lr0, ms, gamma=0.1: lr0 * gamma ** sum(1 for m in ms if t >= m)),
@@ -470,6 +478,15 @@ SCHEDULE_VARIANTS = [(f"check_{n}", "reference", f) for n, f in ref.SCHEDULES.it
     ("check_cosine_decay", "1 - sin^2 form",
      lambda t, lr0, T, lr_min=0.0: lr_min + (lr0 - lr_min) * np.cos(np.pi * t / (2 * T)) ** 2),
     ("check_linear_warmup", "if/else", lambda t, lr0, W: lr0 * t / W if t < W else lr0),
+    ("check_warmup_cosine", "torch SequentialLR(LinearLR, CosineAnnealingLR)",
+     lambda t, lr0, W, T, lr_min=0.0: _torch_schedule(lambda o: sched.SequentialLR(
+         o, [sched.LinearLR(o, start_factor=1e-300, total_iters=W), sched.CosineAnnealingLR(o, T - W, lr_min)],
+         milestones=[W]), lr0)(t)),
+    ("check_warmup_cosine", "float32, progress variable",
+     lambda t, lr0, W, T, lr_min=0.0: np.float32(lr0 * t / W) if t < W else np.float32(
+         lr_min + (lr0 - lr_min) * (1 + np.cos(np.float32(np.pi) * np.float32((t - W) / (T - W)))) / 2)),
+    ("check_cosine_warm_restarts", "float32, period found by a loop",
+     lambda t, lr0, T_0, T_mult=1, lr_min=0.0: _restarts_float32(t, lr0, T_0, T_mult, lr_min)),
     ("check_triangular_cyclic", "torch CyclicLR",
      lambda t, lo, hi, s: _torch_schedule(lambda o: sched.CyclicLR(o, lo, hi, step_size_up=s), 0.1)(t)),
     ("check_triangular_cyclic", "position in the cycle",
@@ -570,6 +587,18 @@ def _nesterov_old_velocity(w, dw, state, lr=1e-3, mu=0.9, weight_decay=0.0):
     g = dw + weight_decay * w
     b_prev = state.get("b", np.zeros_like(w))
     return w - lr * (g + mu * b_prev), {"b": mu * b_prev + g}
+
+
+def _nesterov_ema(w, dw, state, lr=1e-3, mu=0.9, weight_decay=0.0):
+    g = dw + weight_decay * w
+    b = mu * state.get("b", 0) + (1 - mu) * g
+    return w - lr * (g + mu * b), {"b": b}
+
+
+def _nesterov_minus(w, dw, state, lr=1e-3, mu=0.9, weight_decay=0.0):
+    g = dw + weight_decay * w
+    b = g if "b" not in state else mu * state["b"] + g
+    return w - lr * (g - mu * b), {"b": b}
 
 
 def _momentum_in_place(w, dw, state, lr=1e-3, mu=0.9, weight_decay=0.0):
@@ -688,6 +717,8 @@ MISTAKES = [
     ("check_momentum", "modifies w in place", _momentum_in_place),
     ("check_nesterov", "plain momentum", ref.momentum),
     ("check_nesterov", "look-ahead with the old velocity", _nesterov_old_velocity),
+    ("check_nesterov", "EMA damping (1 - mu) on the gradient", _nesterov_ema),
+    ("check_nesterov", "look-ahead with the wrong sign (g - mu b)", _nesterov_minus),
     ("check_adagrad", "accumulates |g|", _adagrad_abs),
     ("check_adagrad", "accumulates |g|, no square root", _adagrad_abs_no_root),
     ("check_adagrad", "does not accumulate", _adagrad_no_accumulation),

@@ -824,6 +824,18 @@ def test_quiz_hyperband_brackets_accepts(answer):
     assert chk.check_quiz_hyperband_brackets(answer) is None
 
 
+@pytest.mark.parametrize("answer", [None, 16, 4, 12, "sixty-four", 8])
+def test_quiz_cholesky_cost_rejects(answer):
+    with pytest.raises(AssertionError) as info:
+        chk.check_quiz_cholesky_cost(answer)
+    assert str(info.value).startswith("cholesky_cost")
+
+
+@pytest.mark.parametrize("answer", [64, 64.0, 4 ** 3, np.float32(64)])
+def test_quiz_cholesky_cost_accepts(answer):
+    assert chk.check_quiz_cholesky_cost(answer) is None
+
+
 # ------------------------------------------------------------ messages, visible cases, robustness
 def test_messages_are_actionable():
     msg = assert_rejects(chk.check_expected_improvement, _ei_maximize, name="expected_improvement")

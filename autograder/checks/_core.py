@@ -181,7 +181,7 @@ def assert_close(name, what, expected, got, case_where, rtol=1e-5, atol=1e-8, hi
             idx = _unravel_index(_argmax(bad_finite), arr.shape) if arr.ndim else ()
             msg = (
                 f"{name}: {what} contains {fmt(arr[idx])} where a finite number was expected "
-                f"({case_where})\n  at index {list(idx)}: expected {fmt(expected[idx])}"
+                f"({case_where})\n  at index {[int(i) for i in idx]}: expected {fmt(expected[idx])}"
             )
             msg += "\n  hint: " + (hint or "look for an overflow (exp of a large number) or a division by zero.")
             raise AssertionError(msg)

@@ -682,6 +682,12 @@ def check_quiz_hyperband_brackets(answer):
             raise AssertionError(f"{name}: bracket {j} (s = {len(expected) - 1 - j}) is not right.\n  hint: {hint}")
 
 
+def check_quiz_cholesky_cost(answer):
+    """The factor by which the Cholesky factorization's time grows from 100 to 400 observations."""
+    _core.check_answer("cholesky_cost", answer, 64.0, rtol=1e-6, atol=1e-9,
+                       hint="factorizing an n x n matrix takes time proportional to n**3; n grows by a factor of 4.")
+
+
 def _repr(v):
     text = repr(v)
     return text if len(text) <= 40 else text[:37] + "..."

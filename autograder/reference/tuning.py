@@ -19,7 +19,7 @@ from scipy import linalg, stats
 def uniform(lo, hi):
     r"""Sampler for $x \sim U[lo, hi)$: returns ``rng -> float``.
 
-    torch/sklearn-free; scipy: ``stats.uniform(lo, hi - lo)``.
+    scipy: ``stats.uniform(lo, hi - lo)``.
     """
     lo, hi = float(lo), float(hi)
     if not lo < hi:
