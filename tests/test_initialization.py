@@ -10,7 +10,7 @@ from autograder.checks import initialization as chk
 from autograder.reference import initialization as ref
 from checkkit import assert_accepts, assert_rejects, cases
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("torch_float64")  # restored after each test
 init = torch.nn.init
 
 SHAPES = [(5, 3), (3, 7), (1, 1), (16, 8, 3, 3), (4, 2, 5), (6, 3, 2, 4, 5), (8, 4, 1, 1), (2, 3, 5, 1)]

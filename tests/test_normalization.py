@@ -13,7 +13,7 @@ from autograder.checks import normalization as chk
 from autograder.reference import normalization as ref
 from checkkit import assert_accepts, assert_rejects, cases
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("torch_float64")  # restored after each test
 RTOL, ATOL = 1e-10, 1e-12
 
 

@@ -11,7 +11,7 @@ from autograder.checks import optimizers as chk
 from autograder.reference import optimizers as ref
 from checkkit import assert_accepts, assert_rejects, cases
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("torch_float64")  # restored after each test
 SHAPES = [(7,), (3, 4), (2, 3, 5)]
 N_STEPS = 60
 # float64 throughout; the only differences from torch are the order of a few roundings per step

@@ -11,7 +11,7 @@ from autograder.checks import regularization as chk
 from autograder.reference import regularization as ref
 from checkkit import assert_accepts, assert_rejects, cases
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("torch_float64")  # restored after each test
 WEIGHT_SHAPES = [[(4, 3)], [(3, 2), (5,)], [(2, 3, 4), (6, 2), (1,)]]
 
 

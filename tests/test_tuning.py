@@ -16,7 +16,7 @@ from autograder.checks import tuning as chk
 from autograder.reference import tuning as ref
 from checkkit import assert_accepts, assert_rejects, cases
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("torch_float64")  # restored after each test
 
 
 # ------------------------------------------------------------ samplers vs scipy.stats

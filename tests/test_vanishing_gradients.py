@@ -10,7 +10,7 @@ from autograder.checks import vanishing_gradients as chk
 from autograder.reference import vanishing_gradients as ref
 from checkkit import assert_accepts, assert_rejects, cases
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("torch_float64")  # restored after each test
 SHAPES = [(7,), (3, 4), (2, 3, 5)]
 
 

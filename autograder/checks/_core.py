@@ -102,10 +102,12 @@ def call(name, fn, case_where, *args, **kwargs):
     raises NotImplementedError, any other exception (with the offending
     line), or something that is not a function at all.
     """
-    return _invoke(name, fn, case_where, _deepcopy(args), _deepcopy(kwargs))
+    return call_uncopied(name, fn, case_where, _deepcopy(args), _deepcopy(kwargs))
 
 
-def _invoke(name, fn, case_where, args, kwargs):
+def call_uncopied(name, fn, case_where, args, kwargs):
+    """Like :func:`call`, but the arguments are passed as they are: for a student's own cache, which
+    may hold objects that cannot be copied (torch tensors in an autograd graph)."""
     if not _callable(fn):
         raise AssertionError(f"{name}: expected a function, got {describe(fn)}.")
     try:
@@ -128,7 +130,7 @@ def _invoke(name, fn, case_where, args, kwargs):
 def assert_inputs_unchanged(name, fn, *args):
     """Call fn on the arguments themselves (no copy) and check none was modified in place."""
     before = _deepcopy(args)
-    _invoke(name, fn, "inputs must not be modified", args, {})
+    call_uncopied(name, fn, "inputs must not be modified", args, {})
     _unchanged(name, before, args)
 
 
@@ -190,11 +192,14 @@ def assert_close(name, what, expected, got, case_where, rtol=1e-5, atol=1e-8, hi
         excess = _np.where(finite_exp, err - tol, 0.0)
     if (excess > 0).any():
         idx = _unravel_index(_argmax(excess), arr.shape) if arr.ndim else ()
-        rel = err[idx] / _maximum(_abs(expected[idx]), 1e-300)
         at = f" at {[int(i) for i in idx]}" if arr.ndim else ""
+        if expected[idx] != 0:
+            size = f"relative {err[idx] / _abs(expected[idx]):.1e}"
+        else:
+            size = f"absolute {err[idx]:.1e}"
         msg = (
             f"{name}: wrong values in {what} ({case_where})\n"
-            f"  largest error{at}: relative {rel:.1e}  (tolerance rtol={rtol:g}, atol={atol:g})\n"
+            f"  largest error{at}: {size}  (tolerance rtol={rtol:g}, atol={atol:g})\n"
             f"  expected  {fmt(expected[idx])}   got  {fmt(arr[idx])}"
         )
         if hint:

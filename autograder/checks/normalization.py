@@ -93,7 +93,7 @@ def _assert_unchanged(name, fn, args, kwargs):
     """Call fn on copies of the case's arrays without copying again; none of them may change."""
     args = copy.deepcopy(args)
     before = copy.deepcopy(args)
-    _core._invoke(name, fn, "inputs must not be modified", args, dict(kwargs))
+    _core.call_uncopied(name, fn, "inputs must not be modified", args, dict(kwargs))
     for i, (b, a) in enumerate(zip(before, args)):
         if isinstance(b, np.ndarray) and not np.array_equal(a, b):
             raise AssertionError(f"{name}: input {i + 1} was modified in place\n  hint: {_IN_PLACE_HINT}")
@@ -442,7 +442,7 @@ def _run_backward(name, fwd_name, spec, forward, backward, fwd_ref, bwd_ref, cas
         dx_e, dg_e, db_e = bwd_ref(dout, cache_e)
         # the cache is the student's own object (it may hold anything, even autograd graphs,
         # which cannot be deep-copied): pass it as it is, and a copy of dout
-        res = _core._invoke(name, backward, at, (dout.copy(), cache), {})
+        res = _core.call_uncopied(name, backward, at, (dout.copy(), cache), {})
         dx, dg, db = _tuple(name, res, ("dx", "dgamma", "dbeta"), at)
         x = _x(case.args)
         red = np.prod(x.shape) // max(np.size(db_e), 1)
@@ -459,7 +459,7 @@ def _run_backward(name, fwd_name, spec, forward, backward, fwd_ref, bwd_ref, cas
     case, dout = chosen[0]
     cache = _core.call(fwd_name, forward, "inputs must not be modified", *case.args, **case.kwargs)[1]
     before = dout.copy()
-    _core._invoke(name, backward, "inputs must not be modified", (dout, cache), {})
+    _core.call_uncopied(name, backward, "inputs must not be modified", (dout, cache), {})
     if not np.array_equal(before, dout):
         raise AssertionError(f"{name}: dout was modified in place\n  hint: compute gamma * dout into a new array "
                              "(`dxhat = dout * gamma`) instead of `dout *= gamma`.")

@@ -389,6 +389,7 @@ class MiniAlexNet(nn.Module):
         with torch.random.fork_rng(devices=[]):  # seeded initialization, global RNG left as it was
             torch.manual_seed(seed)
             self._build(in_channels, n_classes, image_size, width, hidden, dropout, lrn)
+        self.float()  # float32 whatever torch's default dtype is, to match the float32 training data
 
     def _build(self, in_channels, n_classes, image_size, width, hidden, dropout, lrn):
         s = conv_output_size(conv_output_size(image_size, 3, 2), 3, 2)  # after pool1 and pool2
@@ -441,7 +442,7 @@ def train_mini_alexnet(model, x_train, y_train, epochs=12, lr=3e-3, batch_size=3
     Each batch is augmented by shifting every image up to max_shift pixels (AlexNet used random
     crops and flips; flips would turn digits into other shapes).  x_train: (N, C, H, W),
     y_train: (N,), numpy or torch.  Batch order, shifts and dropout masks come from ``seed``;
-    torch's global generator is left as it was.  progress=True shows a tqdm bar on stdout.
+    torch's global generator is left as it was.  progress=True shows a text tqdm bar on stdout.
     Returns the mean training loss of every epoch (list of floats); the model ends in eval mode.
     """
     gen = torch.Generator().manual_seed(seed)
@@ -453,8 +454,8 @@ def train_mini_alexnet(model, x_train, y_train, epochs=12, lr=3e-3, batch_size=3
     history = []
     bar = range(epochs)
     if progress:
-        from tqdm import tqdm
-        bar = tqdm(bar, desc="epochs", file=sys.stdout, leave=True)
+        from tqdm import tqdm  # a text bar: tqdm.auto would embed a widget whose script comes from a CDN
+        bar = tqdm(bar, desc="epochs", file=sys.stdout, mininterval=10)  # few lines in a static page
     for _ in bar:
         model.train()
         order = torch.randperm(x.shape[0], generator=gen)
@@ -472,7 +473,7 @@ def train_mini_alexnet(model, x_train, y_train, epochs=12, lr=3e-3, batch_size=3
             total += loss.item() * len(idx)
         history.append(total / x.shape[0])
         if progress:
-            bar.set_postfix(loss=f"{history[-1]:.3f}")
+            bar.set_postfix(loss=f"{history[-1]:.3f}", refresh=False)
     model.eval()
     return history
 
