@@ -63,6 +63,12 @@ def select(cases, visible_only):
     return chosen
 
 
+def cases_to_run(cases, visible_only):
+    """[(label, case)] for the cases a run uses; the label says 'case k of n: ...' for messages."""
+    chosen = select(cases, visible_only)
+    return [(where(k, _len(chosen), case), case) for k, case in enumerate(chosen)]
+
+
 def where(k, n, case):
     """'case 2 of 4: x (3, 4)' -- the position of a case in its run."""
     return f"case {k + 1} of {n}: {case.label}"
@@ -221,9 +227,7 @@ def assert_sequence(name, what, got, n, case_where):
 
 def run_elementwise(name, student, reference, cases, visible_only, rtol=1e-5, atol=1e-8, hint=None):
     """The common check: student(*args) must equal reference(*args) on every case."""
-    chosen = select(cases, visible_only)
-    for k, case in enumerate(chosen):
-        at = where(k, _len(chosen), case)
+    for at, case in cases_to_run(cases, visible_only):
         expected = reference(*case.args, **case.kwargs)
         got = call(name, student, at, *case.args, **case.kwargs)
         assert_close(name, "the result", expected, got, at, rtol=rtol, atol=atol, hint=hint)

@@ -92,9 +92,7 @@ def _as_pair(name, got, at):
 def check_fans(fans, visible_only=False):
     """fans(shape) -> (fan_in, fan_out), as torch counts them."""
     name = "fans"
-    chosen = _core.select(_fans_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_fans_cases(), visible_only):
         (shape,) = case.args
         expected = ref.fans(shape)
         got = _as_pair(name, _core.call(name, fans, at, shape), at)
@@ -148,9 +146,7 @@ def _gain_cases():
 def check_calculate_gain(calculate_gain, visible_only=False):
     """calculate_gain(nonlinearity, param=None) -> torch's recommended gain."""
     name = "calculate_gain"
-    chosen = _core.select(_gain_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_gain_cases(), visible_only):
         expected = ref.calculate_gain(*case.args)
         got = _core.call(name, calculate_gain, at, *case.args)
         kind = case.args[0]
@@ -302,9 +298,7 @@ def _check_distribution(name, w, kind, scale, formula, alternatives, at):
 def _run_random(name, fn, visible_only):
     """Run the student's initializer on the cases of RANDOM_CHECKS[name] and judge each result."""
     cases, spec = RANDOM_CHECKS[name]
-    chosen = _core.select(cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(cases(), visible_only):
         shape, seed = case.args
         w = _draw(name, fn, at, shape, seed, case.kwargs)
         _check_uses_rng(name, fn, at, shape, seed, case.kwargs, w)
@@ -495,9 +489,7 @@ def _orthogonal_cases():
 def check_orthogonal(orthogonal, visible_only=False):
     """orthogonal(shape, rng, gain=1.0) -> gain times a random (semi-)orthogonal matrix, viewed as (rows, rest)."""
     name = "orthogonal"
-    chosen = _core.select(_orthogonal_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_orthogonal_cases(), visible_only):
         shape, seed = case.args
         gain = case.kwargs.get("gain", 1.0)
         w = _draw(name, orthogonal, at, shape, seed, case.kwargs)

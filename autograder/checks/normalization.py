@@ -193,9 +193,7 @@ def check_batchnorm_forward(batchnorm_forward, visible_only=False):
     """batchnorm_forward(x, gamma, beta, running_mean, running_var, *, train, momentum, eps)
     -> (out, cache, running_mean, running_var), as torch's F.batch_norm in both modes."""
     name = "batchnorm_forward"
-    chosen = _core.select(_bn_forward_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_bn_forward_cases(), visible_only):
         out_e, _, rm_e, rv_e = ref.batchnorm_forward(*case.args, **case.kwargs)
         got = _core.call(name, batchnorm_forward, at, *case.args, **case.kwargs)
         out, _, rm, rv = _tuple(name, got, ("out", "cache", "running_mean", "running_var"), at)
@@ -562,9 +560,7 @@ def check_weight_norm(weight_norm, visible_only=False):
 def check_weight_norm_backward(weight_norm_backward, visible_only=False):
     """weight_norm_backward(dw, v, g) -> (dv, dg)."""
     name = "weight_norm_backward"
-    chosen = _core.select(_weight_cases(461, True), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for k, (at, case) in enumerate(_core.cases_to_run(_weight_cases(461, True), visible_only)):
         v, g = case.args
         dw = _rng(470 + k).normal(size=v.shape)
         dv_e, dg_e = ref.weight_norm_backward(dw, v, g)

@@ -148,9 +148,7 @@ def run_trajectory(name, student, reference, cases, visible_only, hint_first, hi
     and a later one is not (the state carried between steps is then the suspect).
     diagnoses: (hint, wrong_step_function) pairs; a match at the failing step replaces the generic hint.
     """
-    chosen = _core.select(cases, visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for k, (at, case) in enumerate(_core.cases_to_run(cases, visible_only)):
         w0, grads = case.args[:2]
         travel_tol = case.args[2] if len(case.args) > 2 else TRAVEL_TOL
         expected = _reference_trajectory(reference, w0, grads, case.kwargs)
@@ -419,9 +417,7 @@ def run_schedule(name, student, reference, cases, visible_only, hint, diagnoses=
 
     Case args = (horizon, *schedule args); kwargs go to both functions.
     """
-    chosen = _core.select(cases, visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(cases, visible_only):
         horizon, *args = case.args
         expected = _array([reference(t, *args, **case.kwargs) for t in range(horizon)], dtype=_float64)
         got = []

@@ -110,9 +110,7 @@ def _standardize_z_hint(X, std, got):
 def check_standardize(standardize, visible_only=False):
     """standardize(X) -> (Z, mean, std): column z-scores, population std, constant columns left at 0."""
     name = "standardize"
-    chosen = _core.select(_standardize_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_standardize_cases(), visible_only):
         X = case.args[0]
         n, d = X.shape
         Z, mean, std = ref.standardize(X)
@@ -183,9 +181,7 @@ def _variance_hint(X, var, got):
 def check_pca_fit(pca_fit, visible_only=False):
     """pca_fit(X, n_components) -> (mean, components (k, D), explained_variance, explained_variance_ratio)."""
     name = "pca_fit"
-    chosen = _core.select(_fit_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_fit_cases(), visible_only):
         X = case.args[0]
         mean, comps, var, ratio = ref.pca_fit(*case.args)
         got = _tuple(name, _core.call(name, pca_fit, at, *case.args), 4,
@@ -303,9 +299,7 @@ def _whiten_hint(X, args, Z, got):
 def check_pca_whiten(pca_whiten, visible_only=False):
     """pca_whiten(X, n_components=None, eps=0.0) -> Z (N, k); each column compared up to its sign."""
     name = "pca_whiten"
-    chosen = _core.select(_whiten_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_whiten_cases(), visible_only):
         X = case.args[0]
         Z = ref.pca_whiten(*case.args)
         got = _core.as_array(name, "Z", _core.call(name, pca_whiten, at, *case.args), at)
@@ -361,9 +355,7 @@ def _zca_hint(X, eps, Z, got):
 def check_zca_whiten(zca_whiten, visible_only=False):
     """zca_whiten(X, eps=1e-5) -> Z (N, D) = (X - mean) U diag(1/sqrt(λ + eps)) U^T."""
     name = "zca_whiten"
-    chosen = _core.select(_zca_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_zca_cases(), visible_only):
         X = case.args[0]
         Z = ref.zca_whiten(*case.args, **case.kwargs)
         got = _core.as_array(name, "Z", _core.call(name, zca_whiten, at, *case.args, **case.kwargs), at)

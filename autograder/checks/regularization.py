@@ -104,9 +104,7 @@ def _penalty_cases():
 
 
 def _run_penalty(name, student, reference, cases, visible_only, value_hint, grad_hint):
-    chosen = _core.select(cases, visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(cases, visible_only):
         exp_value, exp_grads = reference(*case.args)
         got = _core.call(name, student, at, *case.args)
         value, grads = _pair(name, got, at, "(value, grads)")
@@ -280,9 +278,7 @@ def _check_uses_rng(name, fn):
 def check_dropout_forward(dropout_forward, visible_only=False):
     """dropout_forward(x, p, rng, train) -> (out, mask): inverted dropout, p the drop probability."""
     name = "dropout_forward"
-    chosen = _core.select(_dropout_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_dropout_cases(), visible_only):
         x, p, seed, train = case.args
         out, mask = _dropout_call(name, dropout_forward, at, x, p, seed, train)
         if not train or p == 0.0:
@@ -307,9 +303,7 @@ def _dropout_backward_cases():
 def check_dropout_backward(dropout_forward, dropout_backward, visible_only=False):
     """dropout_backward(dout, mask) -> dx, compared with the numerical gradient of the student's forward."""
     name = "dropout_backward"
-    chosen = _core.select(_dropout_backward_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_dropout_backward_cases(), visible_only):
         x, p, seed, train = case.args
         out, mask = _dropout_call("dropout_forward", dropout_forward, at, x, p, seed, train)
         again, _ = _dropout_call("dropout_forward", dropout_forward, at, x, p, seed, train)
@@ -375,9 +369,7 @@ def _smooth_cases():
 def check_smooth_labels(smooth_labels, visible_only=False):
     """smooth_labels(y, num_classes, eps) -> (N, K) targets (1 - eps) one_hot + eps / K."""
     name = "smooth_labels"
-    chosen = _core.select(_smooth_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_smooth_cases(), visible_only):
         y, K, eps = case.args
         expected = ref.smooth_labels(y, K, eps)
         got = _core.call(name, smooth_labels, at, y, K, eps)
@@ -416,9 +408,7 @@ def _ce_cases():
 def check_cross_entropy(cross_entropy, visible_only=False):
     """cross_entropy(logits, y, label_smoothing) -> (mean loss, dlogits), as torch's F.cross_entropy."""
     name = "cross_entropy"
-    chosen = _core.select(_ce_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_ce_cases(), visible_only):
         logits, y, eps = case.args
         exp_loss, exp_grad = ref.cross_entropy(logits, y, label_smoothing=eps)
         got = _core.call(name, cross_entropy, at, logits, y, label_smoothing=eps)
@@ -518,9 +508,7 @@ def _kd_candidates(z, t, y, T, alpha):
 def check_distillation_loss(distillation_loss, visible_only=False):
     """distillation_loss(z, t, y, T, alpha) -> (alpha T^2 KL(p_t^T || p_s^T) + (1 - alpha) CE, dz)."""
     name = "distillation_loss"
-    chosen = _core.select(_kd_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_kd_cases(), visible_only):
         z, t, y, T, alpha = case.args
         exp_loss, exp_grad = ref.distillation_loss(z, t, y, T=T, alpha=alpha)
         got = _core.call(name, distillation_loss, at, z, t, y, T=T, alpha=alpha)
@@ -626,9 +614,7 @@ def _es_hint(got, expected, losses, patience, min_delta):
 def check_early_stopping(early_stopping, visible_only=False):
     """early_stopping(val_losses, patience, min_delta) -> (stop_epoch or None, best_epoch), 0-based."""
     name = "early_stopping"
-    chosen = _core.select(_es_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_es_cases(), visible_only):
         losses, patience, min_delta = case.args
         expected = ref.early_stopping(losses, patience, min_delta)
         got = _core.call(name, early_stopping, at, losses, patience, min_delta=min_delta)

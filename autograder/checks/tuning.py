@@ -96,9 +96,7 @@ def check_loguniform(loguniform, visible_only=False):
         Case("lo = 1e-8, hi = 1 (eight decades)", (1e-8, 1.0), visible=False),
     ]
     n = 2000
-    chosen = _core.select(cases, visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for k, (at, case) in enumerate(_core.cases_to_run(cases, visible_only)):
         lo, hi = case.args
         sampler = _core.call(name, loguniform, at, lo, hi)
         if not callable(sampler):
@@ -238,9 +236,7 @@ def _check_best(name, got_params, got_value, history, at):
 def check_grid_search(grid_search, visible_only=False):
     """grid_search(objective, grid) -> (best_params, best_value, history), every combination once in product order."""
     name = "grid_search"
-    chosen = _core.select(_grid_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_grid_cases(), visible_only):
         objective, grid = case.args
         _, _, expected = ref.grid_search(objective, grid)
         wrapped, calls = _recording(objective)
@@ -305,9 +301,7 @@ def _random_cases():
 def check_random_search(random_search, visible_only=False):
     """random_search(objective, space, n_trials, rng) -> (best_params, best_value, history)."""
     name = "random_search"
-    chosen = _core.select(_random_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_random_cases(), visible_only):
         objective, make_space, support, n, seed = case.args
         wrapped, calls = _recording(objective)
         got = _core.call(name, random_search, at, wrapped, make_space(), n, _rng(seed))
@@ -372,9 +366,7 @@ def _sqdist(A, B):
 def check_rbf_kernel(rbf_kernel, visible_only=False):
     """rbf_kernel(A, B, length_scale, variance) -> K (n, m), K[i, j] = variance * exp(-|a_i - b_j|^2 / (2 l^2))."""
     name = "rbf_kernel"
-    chosen = _core.select(_kernel_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_kernel_cases(), visible_only):
         A, B, ls, var = case.args
         expected = ref.rbf_kernel(A, B, ls, var)
         got = _core.call(name, rbf_kernel, at, A, B, ls, var)
@@ -439,9 +431,7 @@ def _gp_plain(X, y, Xs, ls, var, noise, test_noise=0.0):
 def check_gp_posterior(gp_posterior, visible_only=False):
     """gp_posterior(X_train, y_train, X_test, length_scale, variance, noise) -> (mean, std) of f at X_test."""
     name = "gp_posterior"
-    chosen = _core.select(_gp_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_gp_cases(), visible_only):
         X, y, Xs, ls, var, noise = case.args
         e_mean, e_std = ref.gp_posterior(*case.args)
         got = _core.call(name, gp_posterior, at, *case.args)
@@ -496,9 +486,7 @@ def _ei_cases():
 def check_expected_improvement(expected_improvement, visible_only=False):
     """expected_improvement(mu, sigma, best, xi) -> EI for minimization, 0 where sigma = 0."""
     name = "expected_improvement"
-    chosen = _core.select(_ei_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_ei_cases(), visible_only):
         mu, sigma, best, xi = case.args
         expected = ref.expected_improvement(*case.args)
         got = _core.call(name, expected_improvement, at, *case.args)
@@ -573,9 +561,7 @@ def _round_field(name, rnd, key, i, at):
 def check_successive_halving(successive_halving, visible_only=False):
     """successive_halving(configs, train_fn, min_budget, eta) -> (best_config, rounds), Li et al.'s inner loop."""
     name = "successive_halving"
-    chosen = _core.select(_sh_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_sh_cases(), visible_only):
         seed, n, min_budget, eta = case.args
         configs, train_fn = _curves(seed, n)
         e_best, e_rounds = ref.successive_halving(configs, train_fn, min_budget, eta)

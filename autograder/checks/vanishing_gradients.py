@@ -99,9 +99,7 @@ def _mlp_hint(expected, got, case):
 def check_mlp_grad_norms(mlp_grad_norms, visible_only=False):
     """mlp_grad_norms(x, weights, activation) -> per-layer ||dLoss/dW_l||, first layer first."""
     name = "mlp_grad_norms"
-    chosen = _core.select(_mlp_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_mlp_cases(), visible_only):
         expected = ref.mlp_grad_norms(*case.args)
         got = _core.call(name, mlp_grad_norms, at, *case.args)
         arr = _core.as_array(name, "the result", got, at)
@@ -134,9 +132,7 @@ def _clip_value_cases():
 def check_clip_by_value(clip_by_value, visible_only=False):
     """clip_by_value(grads, c) -> list of arrays with every entry clamped to [-c, c]."""
     name = "clip_by_value"
-    chosen = _core.select(_clip_value_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_clip_value_cases(), visible_only):
         grads, c = case.args
         expected = ref.clip_by_value(grads, c)
         got = _core.call(name, clip_by_value, at, grads, c)
@@ -165,9 +161,7 @@ def _clip_norm_cases():
 def check_clip_by_global_norm(clip_by_global_norm, visible_only=False):
     """clip_by_global_norm(grads, max_norm) -> (clipped list, global norm before clipping)."""
     name = "clip_by_global_norm"
-    chosen = _core.select(_clip_norm_cases(), visible_only)
-    for k, case in enumerate(chosen):
-        at = _core.where(k, len(chosen), case)
+    for at, case in _core.cases_to_run(_clip_norm_cases(), visible_only):
         grads, max_norm = case.args
         expected, expected_norm = ref.clip_by_global_norm(grads, max_norm)
         got = _core.call(name, clip_by_global_norm, at, grads, max_norm)
