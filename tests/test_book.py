@@ -45,6 +45,10 @@ def test_chapter_has_rendered_figures_and_math(built, page):
     assert imgs, f"{page}: no figure"
     for src in imgs:
         assert (built / page).parent.joinpath(src).resolve().exists(), f"{page}: missing image {src}"
+    for tag in re.findall(r'<img[^>]+src="[^"]*_images/[^"]+"[^>]*>', html):
+        alt = re.search(r'alt="([^"]*)"', tag)
+        assert alt and len(alt.group(1)) > 15 and not alt.group(1).endswith(".png"), (
+            f"{page}: a figure without a descriptive alt text: {tag[:150]}")
     text = visible_text(html)
     assert "$$" not in text, f"{page}: raw $$ left in the page"
     assert 'class="math' in html, f"{page}: no math rendered"
