@@ -175,6 +175,17 @@ def _mlp_norms_loop(x, weights, activation):
     return [float(np.sqrt((g.astype(np.float64) ** 2).sum())) for g in grads]
 
 
+def _mlp_norms_torch_float32(x, weights, activation):
+    """A student who lets torch autograd do the backward pass, in float32."""
+    f = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[activation]
+    ws = [torch.tensor(W, dtype=torch.float32, requires_grad=True) for W in weights]
+    h = torch.tensor(x, dtype=torch.float32)
+    for W in ws:
+        h = f(h @ W.T)
+    (0.5 * (h ** 2).sum() / len(x)).backward()
+    return torch.stack([W.grad.norm() for W in ws]).numpy()
+
+
 def _clip_norm_no_eps(grads, max_norm):
     total = np.sqrt(sum((g ** 2).sum() for g in grads))
     if total > max_norm:
@@ -215,6 +226,7 @@ VARIANTS = [
     ("check_relu_grad", "float32 where", lambda x: np.where(np.asarray(x) > 0, 1, 0).astype(np.float32)),
     ("check_mlp_grad_norms", "reference", ref.mlp_grad_norms),
     ("check_mlp_grad_norms", "per-sample loops in float32, returns a list", _mlp_norms_loop),
+    ("check_mlp_grad_norms", "torch autograd in float32", _mlp_norms_torch_float32),
     ("check_clip_by_value", "reference", ref.clip_by_value),
     ("check_clip_by_value", "loops", _clip_value_loop),
     ("check_clip_by_value", "np.minimum/np.maximum, tuple",
