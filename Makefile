@@ -39,11 +39,26 @@ test-fast: $(VENV)/.installed
 release: $(VENV)/.installed
 	for a in $$(ls solutions); do $(BIN)/nbgrader generate_assignment $$a --force --db sqlite:///_build/release-gradebook.db || exit 1; done
 
-# JupyterLab on the released exercises, with nbgrader's assignment list and Validate extensions.
+# JupyterLab on the released exercises, with nbgrader's assignment list and Validate extensions
+# (server and lab side) enabled. Started from the repository root so that Validate reads
+# nbgrader_config.py (its cell time limit); the file browser opens on exercises/.
 lab: $(VENV)/.installed
-	cd exercises && ../$(BIN)/jupyter lab
+	$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.assignment_list >/dev/null 2>&1
+	$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.validate_assignment >/dev/null 2>&1
+	$(BIN)/jupyter labextension enable @jupyter/nbgrader >/dev/null 2>&1
+	$(BIN)/jupyter lab --ServerApp.root_dir=exercises
 
 clean:
 	rm -rf _build
 clean-cache:
 	rm -rf _build/.jupyter_cache
+
+# Instructors: grade submitted/ in parallel, sandboxed, with the honest re-check (book/instructors.md).
+# Options pass through ARGS, e.g. make grade ARGS="01_vanishing_gradients --jobs 2".
+.PHONY: bench-grading
+grade: $(VENV)/.installed
+	$(BIN)/python -m autograder grade $(ARGS)
+
+# Sequential nbgrader autograde vs the grading command on a synthetic class of 40 (minutes).
+bench-grading: $(VENV)/.installed
+	$(BIN)/python bench/grading_bench.py $(ARGS)
