@@ -103,13 +103,37 @@ def build_class(folder, students, assignments, seed=0):
             (dest / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC")
 
 
+def _children_cpu():
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run(cmd, cwd, what):
+    """Run a command; return (wall seconds, process)."""
     t0 = time.monotonic()
     proc = subprocess.run(cmd, cwd=cwd, env=nbgrader_env(), capture_output=True, text=True)
     dt = time.monotonic() - t0
     if proc.returncode != 0:
         print(f"{what} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}", file=sys.stderr)
     return dt, proc
+
+
+def box_cpu(folder):
+    """CPU seconds the sandboxes reported (their processes' time is not seen by getrusage)."""
+    import json
+    total = 0.0
+    for p in (folder / "autograded" / ".autograder").glob("*/*.json"):
+        for rec in json.loads(p.read_text()).get("notebooks", {}).values():
+            total += (rec.get("timing") or {}).get("box_cpu") or 0.0
+    return total
+
+
+def _load():
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
 
 
 def scores(folder):
@@ -156,18 +180,23 @@ def main(argv=None):
         print(f"{args.students} students x {len(assignments)} assignments ({', '.join(assignments)}) "
               f"= {n} submissions; {os.cpu_count()} cores visible, affinity {len(os.sched_getaffinity(0))}")
 
-        t_seq = 0.0
+        t_seq, c0, l0 = 0.0, _children_cpu(), _load()
         for a in assignments:
             dt, proc = run([sys.executable, "-m", "nbgrader", "autograde", a], seq, f"nbgrader autograde {a}")
             t_seq += dt
-        print(f"sequential nbgrader autograde: {t_seq:.1f} s")
+        cpu_seq = _children_cpu() - c0
+        print(f"sequential nbgrader autograde: {t_seq:.1f} s wall, {cpu_seq:.0f} s CPU "
+              f"(load average before/after: {l0:.1f}/{_load():.1f})")
 
         cmd = [sys.executable, "-m", "autograder", "grade", "--quiet", *assignments]
         if args.jobs:
             cmd += ["--jobs", str(args.jobs)]
+        c0, l0 = _children_cpu(), _load()
         t_par, proc = run(cmd, par, "python -m autograder grade")
-        print(f"python -m autograder grade{' --jobs ' + str(args.jobs) if args.jobs else ''}: {t_par:.1f} s "
-              "(sandbox, honest re-check and feedback included)")
+        cpu_par = _children_cpu() - c0 + box_cpu(par)  # bwrap does not pass its children's CPU time up
+        print(f"python -m autograder grade{' --jobs ' + str(args.jobs) if args.jobs else ''}: {t_par:.1f} s wall, "
+              f"{cpu_par:.0f} s CPU (load average before/after: {l0:.1f}/{_load():.1f}; sandbox, honest "
+              "re-check and feedback included)")
         if proc.returncode not in (0, 1):
             return 2
 
@@ -178,7 +207,8 @@ def main(argv=None):
         for k, (x, y) in sorted(diff.items(), key=str)[:20]:
             print(f"  {k}: nbgrader {x} vs autograder {y}")
         ratio = t_par / t_seq if t_seq else float("nan")
-        print(f"ratio (new / sequential): {ratio:.2f}  (target <= 0.6 on 2 cores)")
+        print(f"ratio (new / sequential): {ratio:.2f} wall  (target <= 0.6 on 2 cores), "
+              f"{cpu_par / cpu_seq if cpu_seq else float('nan'):.2f} CPU")
         return 1 if diff else 0
     finally:
         if not args.keep:

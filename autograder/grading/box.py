@@ -120,6 +120,9 @@ def run(job, job_path, result_fd, lazy):
         os.close(r)
         os.close(result_fd)
         try:
+            import warnings
+            # plt.show() with the non-interactive backend: figures are captured after each cell instead
+            warnings.filterwarnings("ignore", message=".*non-interactive.*cannot be shown")
             from autograder.grading import judge
             snapshot = judge.Snapshot(judge.protected_modules(lazy))
             judge.run(job, snapshot, w, job_path)
@@ -186,7 +189,10 @@ def main(argv=None):
     sys.path.append(cwd)  # the notebook may import its own helper modules, as in a kernel (but last)
     t0 = time.monotonic()
     run(job, job_path, result_fd, lazy)
-    _send(result_fd, {"event": "done", "seconds": round(time.monotonic() - t0, 2)})
+    import resource
+    cpu = sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for f in ("ru_utime", "ru_stime"))
+    _send(result_fd, {"event": "done", "seconds": round(time.monotonic() - t0, 2), "cpu": round(cpu, 2)})
     os.close(result_fd)
     return 0
 

@@ -11,7 +11,7 @@ python -m autograder collect DIR [--assignment A] [--pattern REGEX] [--dry-run] 
 
 
 def _grade_parser(sub):
-    p = sub.add_parser("grade", help="autograde submitted/ in parallel, in a sandbox, with an honest re-check",
+    p = sub.add_parser("grade", prog="python -m autograder grade", help="autograde submitted/ in parallel, in a sandbox, with an honest re-check",
                        description="Autograde nbgrader's submitted/<student>/<assignment>/ in parallel: "
                                    "every notebook runs in a bubblewrap sandbox and every test cell is "
                                    "re-checked from a clean state. Writes autograded/, the gradebook, "
@@ -42,7 +42,7 @@ def _grade_parser(sub):
 
 
 def _collect_parser(sub):
-    p = sub.add_parser("collect", help="file an LMS export (one notebook per student) under submitted/",
+    p = sub.add_parser("collect", prog="python -m autograder collect", help="file an LMS export (one notebook per student) under submitted/",
                        description="File every notebook found in DIR (and in .zip files in it) under "
                                    "submitted/<student>/<assignment>/<notebook>.ipynb: the assignment and "
                                    "notebook are recognised from the notebook's cells, the student from the "
