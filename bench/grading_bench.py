@@ -129,6 +129,26 @@ def box_cpu(folder):
     return total
 
 
+def _steal():
+    """CPU seconds the hypervisor gave to other guests (``steal`` in /proc/stat), summed over the cores.
+
+    On a shared virtual machine this is time the benchmark waited without being charged for it; it is
+    printed for each phase so that a ratio measured on a busy host can be told from a real one."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def _steal_note(seconds, wall):
+    cores = len(os.sched_getaffinity(0))
+    share = seconds / (wall * cores) if wall else float("nan")
+    warn = "  << the host was busy: this phase's wall time is inflated" if share > 0.05 else ""
+    return f"steal {seconds:.0f} s ({100 * share:.0f} % of {cores} cores){warn}"
+
+
 def _load():
     try:
         return os.getloadavg()[0]
@@ -180,23 +200,23 @@ def main(argv=None):
         print(f"{args.students} students x {len(assignments)} assignments ({', '.join(assignments)}) "
               f"= {n} submissions; {os.cpu_count()} cores visible, affinity {len(os.sched_getaffinity(0))}")
 
-        t_seq, c0, l0 = 0.0, _children_cpu(), _load()
+        t_seq, c0, l0, s0 = 0.0, _children_cpu(), _load(), _steal()
         for a in assignments:
             dt, proc = run([sys.executable, "-m", "nbgrader", "autograde", a], seq, f"nbgrader autograde {a}")
             t_seq += dt
         cpu_seq = _children_cpu() - c0
         print(f"sequential nbgrader autograde: {t_seq:.1f} s wall, {cpu_seq:.0f} s CPU "
-              f"(load average before/after: {l0:.1f}/{_load():.1f})")
+              f"(load average before/after: {l0:.1f}/{_load():.1f}; {_steal_note(_steal() - s0, t_seq)})")
 
         cmd = [sys.executable, "-m", "autograder", "grade", "--quiet", *assignments]
         if args.jobs:
             cmd += ["--jobs", str(args.jobs)]
-        c0, l0 = _children_cpu(), _load()
+        c0, l0, s0 = _children_cpu(), _load(), _steal()
         t_par, proc = run(cmd, par, "python -m autograder grade")
         cpu_par = _children_cpu() - c0 + box_cpu(par)  # bwrap does not pass its children's CPU time up
         print(f"python -m autograder grade{' --jobs ' + str(args.jobs) if args.jobs else ''}: {t_par:.1f} s wall, "
-              f"{cpu_par:.0f} s CPU (load average before/after: {l0:.1f}/{_load():.1f}; sandbox, honest "
-              "re-check and feedback included)")
+              f"{cpu_par:.0f} s CPU (load average before/after: {l0:.1f}/{_load():.1f}; "
+              f"{_steal_note(_steal() - s0, t_par)}; sandbox, honest re-check and feedback included)")
         if proc.returncode not in (0, 1):
             return 2
 

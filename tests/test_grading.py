@@ -398,6 +398,10 @@ def hostile(bwrap, template, tmp_path_factory):
                                                  "    core.assert_close = lambda *a, **k: None\n"
                                                  "    return x\n")},
         "spy": {name: with_source(stub, ids[0], _spy(port, cdir))},
+        "uses_reference": {name: with_source(ok, "clip_by_value",
+                                             "import importlib\n"
+                                             "ref = importlib.import_module('autograder.reference.vanishing_gradients')\n"
+                                             "clip_by_value = ref.clip_by_value\n")},
     }
     for student, nbs in students.items():
         submit(cdir, student, A1, nbs)
@@ -432,7 +436,7 @@ def test_hostile_control_student_unaffected(hostile):
 def test_hostile_everyone_is_in_the_gradebook(hostile):
     students = {"control", "renamed", "extra", "loop", "deaf_loop", "exit", "segfault", "memory",
                 "deleted_tests", "edited_tests", "patch_checker", "patch_numpy", "patch_builtins",
-                "patch_sys_modules", "patch_during_check", "spy", "malformed", "missing"}
+                "patch_sys_modules", "patch_during_check", "spy", "malformed", "missing", "uses_reference"}
     assert {s for (a, s) in hostile["totals"] if a == A1} == students
     for s in students:
         assert all((A1, s, g) in hostile["scores"] for g in hostile["points"]), s
@@ -440,6 +444,15 @@ def test_hostile_everyone_is_in_the_gradebook(hostile):
     table = {r["student"]: r for r in csv.DictReader(open(hostile["dir"] / "grades.csv"))}
     assert set(table) >= students
     assert float(table["control"]["score"]) == hostile["full"]
+
+
+def test_hostile_using_the_reference_is_flagged(hostile):
+    # The reference module is installed with the checks; a notebook that calls it earns the points
+    # (the functions are correct), and the instructor is told to look.
+    assert _cells(hostile, "uses_reference") == hostile["points"]
+    line = _line(hostile, "uses_reference")
+    assert "uses the autograder package in its own code (clip_by_value)" in line
+    assert "autograder package" not in _line(hostile, "control")
 
 
 def test_hostile_malformed_notebook(hostile):
@@ -751,3 +764,11 @@ def test_exchange_cycle_end_to_end(bwrap, tmp_path):
         assert len(pages) == 1, student
         page = pages[0].read_text()
         assert f"{totals[(A1, student)]:g}" in page and "BEGIN HIDDEN TESTS" not in page
+
+
+def test_split_messages_keeps_the_unfinished_line_and_skips_garbage():
+    from autograder.grading.lines import split_messages
+    msgs, rest = split_messages(b'{"cell": 1}\nnot json\n[1, 2]\n{"event": "end"}\n{"cel')
+    assert msgs == [{"cell": 1}, {"event": "end"}] and rest == b'{"cel'
+    msgs, rest = split_messages(rest + b'l": 2}\n')
+    assert msgs == [{"cell": 2}] and rest == b""

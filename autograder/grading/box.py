@@ -21,6 +21,8 @@ import signal
 import sys
 import time
 
+from autograder.grading.lines import split_messages
+
 
 def _limit(resource_mod, which, value):
     try:
@@ -144,13 +146,8 @@ def run(job, job_path, result_fd, lazy):
         chunk = os.read(r, 1 << 16)
         if not chunk:
             break
-        buf += chunk
-        while b"\n" in buf:
-            line, buf = buf.split(b"\n", 1)
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                continue
+        messages, buf = split_messages(buf + chunk)
+        for msg in messages:
             if msg.get("event") == "end":
                 ended = True
             elif "cell" in msg:

@@ -174,6 +174,10 @@ def problem_line(result):
         if rebound:
             bits.append("tampering: the notebook rebinds " + ", ".join(rebound[:4])
                         + (" ..." if len(rebound) > 4 else "") + " (undone before every test)")
+        own = [f["cell"] for f in flags if f["status"] == "uses_package"]
+        if own:
+            bits.append("uses the autograder package in its own code (" + "; ".join(own)
+                        + "): read it, the package holds the reference solutions")
         if tampered:
             bits.append("changed the grader while being checked: " + ", ".join(tampered) + " scored 0")
         errors = [g for g, t in tests.items() if t["status"] == "error"]
