@@ -11,7 +11,7 @@ MATHJAX_VERSION := 3.2.2
 MATHJAX := book/_static/mathjax/tex-chtml.js
 JOBS ?= 2
 
-.PHONY: book test test-fast release lab grade clean clean-cache
+.PHONY: book test test-fast release lab grade bench-grading clean clean-cache
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,7 +55,6 @@ clean-cache:
 
 # Instructors: grade submitted/ in parallel, sandboxed, with the honest re-check (book/instructors.md).
 # Options pass through ARGS, e.g. make grade ARGS="01_vanishing_gradients --jobs 2".
-.PHONY: bench-grading
 grade: $(VENV)/.installed
 	$(BIN)/python -m autograder grade $(ARGS)
 

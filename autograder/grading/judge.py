@@ -233,10 +233,6 @@ class Snapshot:
                 pass
         return sorted(set(out))
 
-    def changes(self):
-        """What differs from the record (restoring it on the way): see :meth:`restore`."""
-        return self.restore()
-
 
 # Called through a fresh function made from the code object recorded here at import, and with a private
 # copy of this module's globals: rebinding or patching ``Snapshot.restore`` cannot disable it.

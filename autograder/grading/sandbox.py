@@ -6,7 +6,7 @@ As root (the recommended way to grade), a notebook runs as::
           --ro-bind / /  --dev /dev  --proc /proc  --tmpfs /tmp  --tmpfs /run /home /root /srv ...
           --tmpfs <course folder, solutions/, submitted/, autograded/, feedback/, the exchange ...>
           --ro-bind <the Python installation, the autograder package>
-          --ro-bind <box>/in /tmp/box/in  --bind <box>/run <box>/run  --tmpfs /tmp/box/work
+          --ro-bind <box>/in /tmp/box/in  --tmpfs /tmp/box/work
           --clearenv --setenv ...
           setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all
           python -m autograder.grading.box ...
@@ -18,8 +18,8 @@ before anything else runs. Without root, bwrap runs unprivileged in a user names
 Inside: the root file system is read-only; the course folder, the instructor's solutions, the
 gradebook, the exchange, every home folder, /tmp, /run and /srv are hidden (empty tmpfs); there is no
 network (a fresh network namespace with only its own loopback); processes of other boxes are
-invisible (a fresh PID namespace); the only writable places are a size-limited tmpfs working copy,
-/tmp (tmpfs) and the box's run folder, all thrown away afterwards. Memory and the number of processes
+invisible (a fresh PID namespace); the only writable places are a size-limited tmpfs working copy
+and /tmp (tmpfs), both thrown away afterwards. Memory and the number of processes
 are limited with a cgroup per box where the machine allows it (root, cgroup v1 or v2), else with
 rlimits; CPU time, file size and open files with rlimits, set by the box before any student code.
 """
@@ -100,7 +100,7 @@ class Sandbox:
         return f"bubblewrap, {who}, no network, read-only root; memory/process limits: {limits}"
 
     # -------------------------------------------------------------- the command line
-    def command(self, box, inner, env=None):
+    def command(self, box, inner):
         """argv that runs ``inner`` inside a fresh sandbox (``box`` binds its folders, if given).
 
         As root, bwrap itself runs as root (so that it can bind an interpreter living in a folder
@@ -128,21 +128,11 @@ class Sandbox:
                     b += ["--perms", "0755", "--dir", anc]
                     made.add(anc)
             b += ["--ro-bind", p, p]
-        env = dict(env or {})
         if box is not None:
-            # the run folder appears at its host path, so that the kernel's socket paths mean the same
-            # thing on both sides
-            run = str(box.host_run)
-            for anc in _ancestors_below_mounts(run, ["/tmp"]):
-                if anc not in made:
-                    b += ["--perms", "0755", "--dir", anc]
-                    made.add(anc)
-            b += ["--perms", "0755", "--dir", INSIDE,
-                  "--ro-bind", str(box.host_in), IN, "--bind", run, run,
+            b += ["--perms", "0755", "--dir", INSIDE, "--ro-bind", str(box.host_in), IN,
                   "--perms", "01777", "--size", str(self.limits.work_mb << 20), "--tmpfs", WORK, "--chdir", WORK]
-            env["JUPYTER_RUNTIME_DIR"] = run
         b += ["--clearenv"]
-        for k, v in sandbox_env(env).items():
+        for k, v in sandbox_env().items():
             b += ["--setenv", k, v]
         argv = b + list(inner)
         if box is not None and self.cgroups:
@@ -174,8 +164,8 @@ class Sandbox:
 _ALWAYS_HIDDEN = ("/run", "/var/run", "/var/tmp", "/home", "/root", "/mnt", "/media", "/srv")
 
 
-def sandbox_env(extra=None):
-    env = {
+def sandbox_env():
+    return {
         "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": WORK, "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "PYTHONNOUSERSITE": "1",
@@ -184,28 +174,22 @@ def sandbox_env(extra=None):
         "MPLCONFIGDIR": f"{WORK}/.matplotlib", "IPYTHONDIR": f"{WORK}/.ipython",
         "NBGRADER_EXECUTION": "autograde",
     }
-    env.update(extra or {})
-    return env
 
 
 class Box:
-    """The host folders of one sandbox: ``in`` (read-only: job and files), ``run`` (kernel sockets)."""
+    """The host folder of one sandbox: ``in`` (read-only inside: the job and the submission's files) and
+    the box's log."""
 
     def __init__(self, sandbox, name=None):
         self.sandbox = sandbox
         self.name = name or secrets.token_hex(8)
         self.host = Path(sandbox.base) / self.name
         self.host_in = self.host / "in"
-        self.host_run = self.host / "run"
         self.host_in.mkdir(parents=True)
         os.chmod(self.host, 0o711)
         os.chmod(self.host_in, 0o755)
         (self.host_in / "files").mkdir()
         os.chmod(self.host_in / "files", 0o755)
-        self.host_run.mkdir()
-        if sandbox.as_root:
-            os.chown(self.host_run, sandbox.uid, sandbox.gid)
-        os.chmod(self.host_run, 0o700)
 
     def add_file(self, src, rel):
         """Copy one regular file (never a link) into the box's read-only input."""
