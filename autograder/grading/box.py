@@ -21,7 +21,7 @@ import signal
 import sys
 import time
 
-from autograder.grading.lines import split_messages
+from autograder.grading.lines import send_message as _send, split_messages
 
 
 def _limit(resource_mod, which, value):
@@ -79,12 +79,6 @@ def _reap():
             return
         if pid == 0:
             return
-
-
-def _send(fd, obj):
-    data = (json.dumps(obj) + "\n").encode()
-    while data:
-        data = data[os.write(fd, data):]
 
 
 def _import_all(names):

@@ -106,7 +106,7 @@ def grade(args):
     print(f"wrote {csv_path}, " + ", ".join(str(p) for p in pngs) +
           (f"; feedback in {run._paths('feedback')}" if opts.feedback else "") +
           f" ({run.elapsed:.1f} s)")
-    return 1 if any(r.get("error") and "twice" in " ".join(r.get("notes", [])) for r in results) else 0
+    return 1 if any(r.get("failed") for r in results) else 0
 
 
 def collect(args):

@@ -22,6 +22,8 @@ import re
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from .pipeline import best_match, course_config, coursedir_for, grade_ids, match_share
+
 BUILTIN_PATTERNS = [
     # Canvas: lastnamefirstname[_LATE]_<user id>_<submission id>_<original name>
     r"^(?:.*/)?[^/_]+_(?:LATE_)?(?P<student_id>\d+)_\d+_[^/]*\.ipynb$",
@@ -35,13 +37,8 @@ BUILTIN_PATTERNS = [
 _VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 
-def _grade_ids(nb):
-    return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.get("cells", [])} - {None}
-
-
 def course_notebooks(root):
     """{(assignment, notebook): grade ids} from the course's source notebooks."""
-    from .pipeline import course_config, coursedir_for
     cd = coursedir_for(course_config(root, ""))
     source = Path(cd.root) / cd.source_directory
     out = {}
@@ -49,7 +46,7 @@ def course_notebooks(root):
         for folder in sorted(p for p in source.iterdir() if p.is_dir()):
             for nb_path in sorted(folder.glob("*.ipynb")):
                 try:
-                    out[(folder.name, nb_path.stem)] = _grade_ids(json.loads(nb_path.read_text()))
+                    out[(folder.name, nb_path.stem)] = grade_ids(json.loads(nb_path.read_text()))
                 except (OSError, ValueError):
                     pass
     return cd, out
@@ -81,15 +78,9 @@ def _candidates(directory):
 
 
 def identify(nb, known, only=None):
-    ids = _grade_ids(nb)
-    best, share = None, 0.0
-    for key, expected in known.items():
-        if only and key[0] != only or not expected:
-            continue
-        s = len(ids & expected) / len(expected)
-        if s > share:
-            best, share = key, s
-    return best if share >= 0.5 else None
+    """The (assignment, notebook) of ``known`` that ``nb`` is, judged by its cells' grade ids; else None."""
+    return best_match({key: match_share(nb, expected) for key, expected in known.items()
+                       if not only or key[0] == only})
 
 
 def student_of(rel, patterns):

@@ -27,6 +27,7 @@ from nbgrader import utils as nbutils
 from nbgrader.preprocessors import Execute
 
 from .lines import split_messages
+from .pipeline import nbgrader_id as grade_id
 from .sandbox import IN, Box
 
 # Libraries imported before any cell's clock starts when a notebook imports them (import times under
@@ -48,10 +49,6 @@ CONTEXT = Context()
 
 # The student's own cells never need the course package (only the test cells import its checks).
 _PACKAGE = re.compile(r"\bautograder\b")
-
-
-def grade_id(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
 def is_test(cell):

@@ -608,6 +608,7 @@ def run_source(source, ns, label, test=False, snapshot=None):
 
 # ================================================================ process plumbing
 def _send(fd, obj):
+    # lines.send_message, on the primitives bound at import: the notebook's cells may rebind json or os
     data = (_dumps(obj) + "\n").encode()
     while data:
         data = data[_write(fd, data):]

@@ -60,8 +60,8 @@ class Options:
 class Task:
     assignment: str
     student: str
-    notebooks: list  # expected notebook names (without .ipynb)
-    force: bool = True
+    digest: str  # of the submission as it was when the run started (saved with its result)
+    weight: float  # expected cost: the last grading time, else the size of the assignment's source
 
 
 # ================================================================ configuration
@@ -269,6 +269,23 @@ def nbgrader_id(cell):
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
+def grade_ids(nb):
+    """The nbgrader grade ids a notebook's cells carry."""
+    return {nbgrader_id(c) for c in nb.get("cells", [])} - {None}
+
+
+def match_share(nb, ids):
+    """How much of a course notebook ``nb`` is: the share of that notebook's grade ids ``ids`` its cells
+    carry (0 when ``ids`` is empty)."""
+    return len(grade_ids(nb) & ids) / len(ids) if ids else 0.0
+
+
+def best_match(shares):
+    """The key of ``{key: match_share}`` that matches best, if at least half of it matches; else None."""
+    best = max(shares, key=shares.get, default=None)
+    return best if best is not None and shares[best] >= 0.5 else None
+
+
 # ================================================================ staging
 def _banner(text):
     return nbformat.v4.new_markdown_cell(f"**Grading note:** {text}")
@@ -324,13 +341,8 @@ def stage(src, dest, expected, release_dir):
             nbformat.write(parsed[name], str(dest / f"{name}.ipynb"))
             continue
         # renamed? the notebook whose nbgrader cells are mostly this one's
-        best, overlap = None, 0.0
-        for other, nb in unknown.items():
-            got = {nbgrader_id(c) for c in nb.cells} - {None}
-            share = len(got & ids) / max(1, len(ids))
-            if share > overlap:
-                best, overlap = other, share
-        if best is not None and overlap >= 0.5:
+        best = best_match({other: match_share(nb, ids) for other, nb in unknown.items()})
+        if best is not None:
             nbformat.write(unknown.pop(best), str(dest / f"{name}.ipynb"))
             notes.append(f"{best}.ipynb graded as {name}.ipynb (renamed)")
             continue
@@ -476,7 +488,7 @@ def grade_one(task):
     release_dir = Path(_W["release"]) / task.assignment
     execute.CONTEXT.records.clear()
     result = {"assignment": task.assignment, "student": task.student, "notes": [], "notebooks": {},
-              "error": None}
+              "error": None, "failed": False}  # failed: nbgrader could not grade even the blank notebooks
     try:
         expected = _W["expected"][task.assignment]
         result["notes"] = stage(src, dest, expected, release_dir)
@@ -490,6 +502,7 @@ def grade_one(task):
             err = _autograde(cfg, task.assignment, task.student, staged_root)
             if err:
                 result["error"] = "; ".join(err)[:300]
+                result["failed"] = True
                 result["notes"].append("grading failed twice: " + result["error"])
         if _W["feedback"] and not err:
             fb = _feedback(cfg, task.assignment, task.student)
@@ -623,7 +636,7 @@ class GradingRun:
         return box
 
     # ---------------------------------------------------------- running
-    def tasks(self, assignments, expected):
+    def tasks(self, assignments):
         sub = self._paths("submitted")
         tasks, skipped = [], []
         for a in assignments:
@@ -640,28 +653,29 @@ class GradingRun:
                 autograded = Path(self.cd.format_path(self.cd.autograded_directory, s, a))
                 if (self.opts.force or self.opts.students or not state or state.get("digest") != digest
                         or not autograded.is_dir()):
-                    tasks.append(Task(a, s, sorted(expected[a])))
+                    weight = float((state or {}).get("seconds") or self._source(a)[1])
+                    tasks.append(Task(a, s, digest, weight))
                 else:
                     skipped.append((a, s))
         return tasks, skipped
 
-    def _weight(self, task):
-        """Expected cost of a task: its last grading time, else the size of the assignment's source."""
-        st = self._load_state(task.assignment, task.student)
-        if st and st.get("seconds"):
-            return float(st["seconds"])
-        if not hasattr(self, "_sizes"):
-            self._sizes = {}
-        if task.assignment not in self._sizes:
-            folder = self._paths("source") / task.assignment
-            self._sizes[task.assignment] = sum(p.stat().st_size for p in folder.glob("*.ipynb")) / 4000.0
-        return self._sizes[task.assignment]
+    def _source(self, a):
+        """(the source notebooks' SHA-256 digests, concatenated; their size / 4000 as a cost guess),
+        read once per run."""
+        cache = self.__dict__.setdefault("_sources", {})
+        if a not in cache:
+            digests, size = b"", 0
+            for p in sorted((self._paths("source") / a).glob("*.ipynb")):
+                data = p.read_bytes()
+                digests += hashlib.sha256(data).digest()
+                size += len(data)
+            cache[a] = (digests, size / 4000.0)
+        return cache[a]
 
     def _digest(self, a, src):
         h = hashlib.sha256(f"{VERSION}|{self.timeout}|{self.opts.memory_mb}|{self.opts.feedback}".encode())
         h.update(submission_hash(src).encode())
-        for p in sorted((self._paths("source") / a).glob("*.ipynb")):
-            h.update(hashlib.sha256(p.read_bytes()).digest())
+        h.update(self._source(a)[0])
         return h.hexdigest()
 
     def _state_path(self, a, s):
@@ -692,7 +706,7 @@ class GradingRun:
         try:
             self.ensure_in_gradebook(assignments)
             expected = self.expected(assignments)
-            tasks, skipped = self.tasks(assignments, expected)
+            tasks, skipped = self.tasks(assignments)
             from nbgrader.api import MissingEntry
             with gradebook(self.db_url, self.course_id) as gb:  # students first, serially
                 for s in sorted({t.student for t in tasks}):
@@ -716,9 +730,9 @@ class GradingRun:
                 f"{self.timeout:g} s per cell; {len(skipped)} unchanged since the last run"
                 f"\nsandbox: {sandbox.describe()}")
             results = self._dispatch(tasks, state)
+            digests = {(t.assignment, t.student): t.digest for t in tasks}
             for r in results:
-                self._save_state(r, self._digest(r["assignment"], self._paths("submitted") / r["student"]
-                                                 / r["assignment"]))
+                self._save_state(r, digests[(r["assignment"], r["student"])])
         finally:
             if sandbox.cgroups:
                 sandbox.cgroups.close()
@@ -733,7 +747,7 @@ class GradingRun:
         if not tasks:
             return results
         bar = _progress(len(tasks), self.opts.progress)
-        tasks = sorted(tasks, key=self._weight, reverse=True)  # longest first: no lone straggler at the end
+        tasks = sorted(tasks, key=lambda t: t.weight, reverse=True)  # longest first: no lone straggler at the end
         if self.jobs == 1:
             _worker_init(state)
             for t in tasks:
